@@ -1,0 +1,11 @@
+from django.urls import path
+
+from books import api
+
+app_name = "api"
+
+urlpatterns = [
+    path("books", api.books, name="books"),
+    path("books/<str:book_id>", api.book, name="book"),
+    path("books/<str:book_id>/regenerate", api.regenerate, name="regenerate"),
+]
