@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -118,8 +119,10 @@ def _copy_from_cache(image: GeneratedImage) -> bool:
 
 def _store(image: GeneratedImage, prepared: PreparedImage, *, model: str, cached: bool) -> None:
     folder = f"images/{image.book_id}"
-    image.image.save(f"{folder}/page_{image.page_number}.jpg", ContentFile(prepared.print_jpeg), save=False)
-    image.thumbnail.save(f"{folder}/thumbs/page_{image.page_number}.jpg", ContentFile(prepared.thumbnail_jpeg), save=False)
+    image.image.name = default_storage.save(f"{folder}/page_{image.page_number}.jpg", ContentFile(prepared.print_jpeg))
+    image.thumbnail.name = default_storage.save(
+        f"{folder}/thumbs/page_{image.page_number}.jpg", ContentFile(prepared.thumbnail_jpeg)
+    )
     image.size_bytes = len(prepared.print_jpeg)
     image.width, image.height = prepared.width, prepared.height
     image.model = model
