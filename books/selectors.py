@@ -21,7 +21,9 @@ def books_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[BookJob]:
     )
 
 
-def book_for_user(user: AbstractBaseUser | AnonymousUser, book_id: object, *, allow_staff: bool = False) -> BookJob | None:
+def book_for_user(
+    user: AbstractBaseUser | AnonymousUser, book_id: object, *, allow_staff: bool = False
+) -> BookJob | None:
     """The book if this user may see it; None for unknown ids, other users' books and non-UUIDs."""
     try:
         pk = uuid.UUID(str(book_id))

@@ -422,9 +422,9 @@ def recover_orphaned_book(book: BookJob) -> bool:
         return False
     error = "The worker making this book stopped before finishing. Retry the failed images to finish it."
     with transaction.atomic():
-        changed = BookJob.objects.filter(pk=book.pk, status__in=IN_PROGRESS, lease_expires_at=book.lease_expires_at).update(
-            status=BookStatus.FAILED, rendering=False, error=error, progress="Stopped", updated_at=now
-        )
+        changed = BookJob.objects.filter(
+            pk=book.pk, status__in=IN_PROGRESS, lease_expires_at=book.lease_expires_at
+        ).update(status=BookStatus.FAILED, rendering=False, error=error, progress="Stopped", updated_at=now)
         if changed:
             GeneratedImage.objects.filter(book_id=book.pk, status__in=UNFINISHED).update(
                 status=ImageStatus.FAILED, error="Interrupted: its worker stopped", lease_expires_at=None

@@ -9,9 +9,9 @@ NO_TEXT = "The image must contain no text, letters, words or numbers."
 def page_prompt(*, kind: str, text: str, title: str, style: str = "") -> str:
     style = style.strip() or DEFAULT_STYLE
     if kind == "cover":
-        scene = f'The cover illustration of the picture book "{title}": a warm, inviting scene that introduces the story.'
+        scene = f'The cover illustration of the picture book "{title}": a warm scene that introduces the story.'
     elif kind == "end":
-        scene = f'The closing illustration of the picture book "{title}": a calm, happy ending scene. The page says: "{text}"'
+        scene = f'The closing illustration of the picture book "{title}": a calm, happy ending. The page says: "{text}"'
     else:
         scene = f'An illustration for a page of the picture book "{title}". The page says: "{text}"'
     return f"{scene}\nStyle: {style}. Portrait 3:4 picture-book illustration.\n{NO_TEXT}"

@@ -2,8 +2,7 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -84,7 +83,7 @@ def _record_attempt(image: GeneratedImage, report: AttemptReport, *, attempts: i
         image=image,
         number=report.number,
         round=image.retry_attempt,
-        started_at=datetime.fromtimestamp(report.started, tz=dt_timezone.utc),
+        started_at=datetime.fromtimestamp(report.started, tz=UTC),
         duration_ms=round(report.duration * 1000),
         outcome=outcome,
         http_status=error.http_status if error else None,
@@ -93,7 +92,8 @@ def _record_attempt(image: GeneratedImage, report: AttemptReport, *, attempts: i
     )
     if error is not None:
         logger.warning(
-            "image attempt failed image=%s book=%s page=%s attempt=%s/%s outcome=%s http_status=%s cause=%r next_wait=%s",
+            "image attempt failed image=%s book=%s page=%s attempt=%s/%s outcome=%s http_status=%s cause=%r "
+            "next_wait=%s",
             image.pk, image.book_id, image.page_number, report.number, attempts, outcome,
             error.http_status, error.message, f"{report.wait:.2f}s" if report.wait is not None else "none",
         )  # fmt: skip

@@ -1,4 +1,5 @@
 import io
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -24,7 +25,7 @@ def assert_close(size, expected):
 
 
 def test_story_becomes_two_pdfs_with_a_worker_process(user, tmp_path):
-    story = open("tests/fixtures/lantern-moon.txt", encoding="utf-8").read()
+    story = Path("tests/fixtures/lantern-moon.txt").read_text(encoding="utf-8")
     book = create_book(owner=user, title="The Lantern and the Moon", story=story)
     assert book.status == BookStatus.PENDING
     illustrated = [p for p in book.pages if p["kind"] != "blank"]

@@ -1,6 +1,7 @@
 """A fake OpenRouter on 127.0.0.1: real sockets, real HTTP, answers scripted per prompt."""
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -123,9 +124,7 @@ class FakeOpenRouter:
                 for key, value in answer.headers.items():
                     self.send_header(key, value)
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
         return Handler
