@@ -24,6 +24,7 @@ from django.utils import timezone
 from books import pagination
 from books.models import IN_PROGRESS, BookJob, BookPdf, BookStatus, PdfKind
 from books.pdf import PdfPage, RenderedPdf, image_url, render_booklet, render_review
+from books.ratelimit import enforce_rate_limit
 from books.selectors import book_for_user
 from images.models import GeneratedImage, ImageStatus
 from images.prompts import page_prompt, prompt_hash
@@ -82,7 +83,7 @@ def create_book(
     """Lay out the story, store the job and one image row per illustrated page, and enqueue it.
 
     The image rows exist before any provider call, so a crash mid-book leaves pages that can be
-    retried. Raises InvalidBook naming each bad field; nothing is stored then.
+    retried. Raises InvalidBook naming each bad field (nothing is stored then), or RateLimited.
     """
     author, style, end_text = author.strip(), style.strip(), end_text.strip()
     errors = _check_lengths(author=author, style=style, end_text=end_text)
@@ -92,6 +93,7 @@ def create_book(
         errors.setdefault(exc.field, exc.message)
     if errors:
         raise InvalidBook(errors)
+    enforce_rate_limit(user=owner, action="book")
     book = BookJob.objects.create(
         owner=owner,
         title=laid_out[0].text,
@@ -369,8 +371,9 @@ def start_regeneration(*, book_id: object, user: AbstractBaseUser, allow_staff: 
     """The one way to retry a book's failed pages; the API, the book page and the admin call it.
 
     Decides, in order: not the user's book -> NOT_FOUND; pending or processing -> IN_PROGRESS
-    (unless its worker died, which is recovered first); no failed pages -> NOTHING_TO_DO; else
-    claims the book with a conditional UPDATE, so concurrent requests start one regeneration.
+    (unless its worker died, which is recovered first); no failed pages -> NOTHING_TO_DO; past the
+    user's hourly limit -> RateLimited; else claims the book with a conditional UPDATE, so
+    concurrent requests start one regeneration.
     """
     book = book_for_user(user, book_id, allow_staff=allow_staff)
     if book is None:
@@ -382,6 +385,7 @@ def start_regeneration(*, book_id: object, user: AbstractBaseUser, allow_staff: 
     retryable = book.images.filter(status__in=[ImageStatus.FAILED, *UNFINISHED])
     if not retryable.exists():
         return Regeneration(RegenerationOutcome.NOTHING_TO_DO, book, 0)
+    enforce_rate_limit(user=user, action="regeneration")
     with transaction.atomic():
         claimed = BookJob.objects.filter(
             pk=book.pk, status__in=[BookStatus.COMPLETED, BookStatus.FAILED]

@@ -23,6 +23,9 @@ def _isolated(settings, tmp_path):
     settings.IMAGE_RETRY_MAX_BACKOFF = 2.0
     settings.IMAGE_PROVIDER = "local"
     settings.IMAGE_FAULT_RATE = 0.0
+    # Generous limits so suites that make many books are not throttled; tests of the limits lower them.
+    settings.RATE_LIMIT_BOOKS_PER_HOUR = 10_000
+    settings.RATE_LIMIT_REGENERATIONS_PER_HOUR = 10_000
     django_rq.get_connection("default").flushdb()
     yield
     shutil.rmtree(tmp_path / "media", ignore_errors=True)
