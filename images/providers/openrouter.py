@@ -111,6 +111,9 @@ class OpenRouterProvider:
             raise TransientProviderError(f"Provider timed out after {self._timeout:g} s") from exc
         except requests.ConnectionError as exc:
             raise TransientProviderError("Could not connect to the provider") from exc
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            # Neither is a ConnectionError: uncaught, a dropped answer skipped every retry.
+            raise TransientProviderError("The connection to the provider broke off mid-answer") from exc
         payload = self._json(response)
         if response.status_code != 200:
             raise self._error_for(response.status_code, payload, response.headers.get("Retry-After"))
