@@ -358,6 +358,8 @@ class Regeneration:
 
     @property
     def message(self) -> str:
+        if self.outcome is RegenerationOutcome.STARTED and not self.failed_image_count:
+            return "Regeneration started. Rendering the PDFs again."
         if self.outcome is RegenerationOutcome.STARTED:
             return f"Regeneration started. Retrying {self.failed_image_count} failed images."
         if self.outcome is RegenerationOutcome.NOTHING_TO_DO:
@@ -371,7 +373,8 @@ def start_regeneration(*, book_id: object, user: AbstractBaseUser, allow_staff: 
     """The one way to retry a book's failed pages; the API, the book page and the admin call it.
 
     Decides, in order: not the user's book -> NOT_FOUND; pending or processing -> IN_PROGRESS
-    (unless its worker died, which is recovered first); no failed pages -> NOTHING_TO_DO; past the
+    (unless its worker died, which is recovered first); no failed pages and the book not failed ->
+    NOTHING_TO_DO (a failed book with every page drawn gets its PDFs rendered again); past the
     user's hourly limit -> RateLimited; else claims the book with a conditional UPDATE, so
     concurrent requests start one regeneration.
     """
@@ -383,7 +386,9 @@ def start_regeneration(*, book_id: object, user: AbstractBaseUser, allow_staff: 
     if book.in_progress:
         return Regeneration(RegenerationOutcome.IN_PROGRESS, book, 0)
     retryable = book.images.filter(status__in=[ImageStatus.FAILED, *UNFINISHED])
-    if not retryable.exists():
+    # A failed book with every page drawn failed while rendering (or its render worker died): it
+    # still needs its PDFs, so it is not "nothing to do".
+    if not retryable.exists() and book.status != BookStatus.FAILED:
         return Regeneration(RegenerationOutcome.NOTHING_TO_DO, book, 0)
     enforce_rate_limit(user=user, action="regeneration")
     with transaction.atomic():
@@ -394,8 +399,12 @@ def start_regeneration(*, book_id: object, user: AbstractBaseUser, allow_staff: 
             book.refresh_from_db()
             return Regeneration(RegenerationOutcome.IN_PROGRESS, book, 0)
         count = reset_for_regeneration(book_id=book.pk)
-        BookJob.objects.filter(pk=book.pk).update(progress=f"Retrying {count} failed images")
-        _enqueue_drawing(book, pending=count)
+        if count:
+            BookJob.objects.filter(pk=book.pk).update(progress=f"Retrying {count} failed images")
+            _enqueue_drawing(book, pending=count)
+        else:  # only the render is missing; the lease keeps the recovery sweep off it until then
+            BookJob.objects.filter(pk=book.pk).update(progress="Rendering PDFs again", lease_expires_at=_lease_until())
+            transaction.on_commit(lambda: finish_round_if_done(book_id=book.pk))
     book.refresh_from_db()
     logger.info("regeneration started book=%s images=%s by=%s", book.pk, count, user.pk)
     return Regeneration(RegenerationOutcome.STARTED, book, count)
@@ -441,5 +450,8 @@ def recover_orphaned_book(book: BookJob) -> bool:
 def recover_orphaned_books() -> int:
     """Sweep every in-progress book whose lease lapsed (run by `manage.py recoverbooks`)."""
     with _recovery_lock:
-        stale = BookJob.objects.filter(status__in=IN_PROGRESS, lease_expires_at__lt=timezone.now())
+        # exclude(), not filter(lease_expires_at__lt=...): a book with no lease at all is as orphaned
+        # as one whose lease lapsed (recover_orphaned_book treats both alike), and SQL's NULL < now is
+        # never true, so filter() would leave such a book stuck in progress forever.
+        stale = BookJob.objects.filter(status__in=IN_PROGRESS).exclude(lease_expires_at__gte=timezone.now())
         return sum(recover_orphaned_book(book) for book in stale)
