@@ -9,12 +9,13 @@ from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from rq import SimpleWorker, Worker
+from rq import Worker
 
 from books.embedded_redis import embedded_redis_wanted, start_embedded_redis
 from books.models import BookJob, BookPdf
 from books.selectors import book_status
 from books.services import InvalidBook, create_book
+from books.workers import drain_queue_here
 
 
 def _bar(done: int, total: int, width: int = 30) -> str:
@@ -77,7 +78,7 @@ class Command(BaseCommand):
         watcher.start()
         if not Worker.all(queue=queue):
             self.stdout.write("No worker is running: making the book in this process.")
-            SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+            drain_queue_here()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             book.refresh_from_db()
