@@ -266,3 +266,9 @@ def regenerate(request: HttpRequest, user: AbstractBaseUser, book_id: str) -> Js
         # Accepted and queued; a fast worker may already have moved the book on to processing.
         return JsonResponse({**body, "status": BookStatus.PENDING}, status=202)
     return JsonResponse({**body, "status": result.book.status}, status=200)
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any other URL under /api/ answers in JSON too, not with the HTML 404 page."""
+    return error("Not found", 404)
