@@ -24,7 +24,9 @@ bodies = st.one_of(
         {"title": st.text(max_size=250)},
         optional={
             "story": st.text(max_size=2000),
-            "pages": st.lists(st.text(max_size=200) | st.fixed_dictionaries({"text": st.text(max_size=200)}), max_size=60),
+            "pages": st.lists(
+                st.text(max_size=200) | st.fixed_dictionaries({"text": st.text(max_size=200)}), max_size=60
+            ),
             "language": st.sampled_from(["en", "ru", "zz", ""]),
             "author": st.text(max_size=250),
             "end_text": st.text(max_size=120),
@@ -57,9 +59,12 @@ def test_random_json_bodies(client, auth, body):
 
 
 @LIMITS
-@given(raw=st.binary(max_size=2000), content_type=st.sampled_from(
-    ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""]
-))
+@given(
+    raw=st.binary(max_size=2000),
+    content_type=st.sampled_from(
+        ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""]
+    ),
+)
 def test_random_bytes_and_content_types(client, auth, raw, content_type):
     before = BookJob.objects.count()
     response = client.post("/api/v1/books", data=raw, content_type=content_type, headers=auth)
