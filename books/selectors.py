@@ -18,7 +18,7 @@ def books_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[BookJob]:
         failed_image_count=Count("images", filter=Q(images__status=ImageStatus.FAILED)),
         completed_image_count=Count("images", filter=Q(images__status=ImageStatus.COMPLETED)),
         image_count=Count("images"),
-    )
+    ).order_by("-created_at", "-pk")  # an aggregate query ignores Meta.ordering
 
 
 def book_for_user(
