@@ -10,7 +10,8 @@ from pathlib import Path
 import django_rq
 from django.conf import settings
 from django.db import connection
-from rq import SimpleWorker
+
+from books.workers import BurstWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,13 +21,13 @@ def run_burst_worker(*, max_seconds: float = 120) -> None:
     queue = django_rq.get_queue("default")
     deadline = time.monotonic() + max_seconds
     while time.monotonic() < deadline:
-        SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+        BurstWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
         if queue.count == 0:
             return
     raise TimeoutError("the queue did not drain")
 
 
-def test_database_url() -> str:
+def worker_database_url() -> str:
     """The URL of the database the test run uses, for worker processes."""
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
@@ -41,7 +42,7 @@ class WorkerProcess:
     def __init__(self, *, env: dict[str, str] | None = None, burst: bool = False, log: Path | None = None):
         self.env = {
             **os.environ,
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": worker_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             **(env or {}),
