@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files under gunicorn (no separate web server needed for them).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,22 +124,48 @@ MEDIA_URL = "/media/"  # never routed: files are served by views that check owne
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
-if AWS_STORAGE_BUCKET_NAME:
-    DEFAULT_STORAGE = {
+
+
+def s3_storage(
+    *,
+    bucket_name: str,
+    endpoint_url: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    region_name: str | None = None,
+    querystring_expire: int = 300,
+) -> dict:
+    """The STORAGES entry for S3 / Cloudflare R2 (a function so the tests build the very same one).
+
+    Objects stay private (no ACL, no public URL); downloads get signed URLs that expire, and a
+    new file never overwrites an old one, so a PDF is only replaced by switching names.
+    """
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
-            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
-            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
-            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "bucket_name": bucket_name,
+            "endpoint_url": endpoint_url,
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "region_name": region_name,
             "signature_version": "s3v4",
             "default_acl": None,
             "querystring_auth": True,
-            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300),
+            "querystring_expire": querystring_expire,
             "file_overwrite": False,
         },
     }
+
+
+if AWS_STORAGE_BUCKET_NAME:
+    DEFAULT_STORAGE = s3_storage(
+        bucket_name=AWS_STORAGE_BUCKET_NAME,
+        endpoint_url=env_str("AWS_S3_ENDPOINT_URL") or None,
+        access_key=env_str("AWS_ACCESS_KEY_ID") or None,
+        secret_key=env_str("AWS_SECRET_ACCESS_KEY") or None,
+        region_name=env_str("AWS_S3_REGION_NAME") or None,
+        querystring_expire=env_int("AWS_QUERYSTRING_EXPIRE", 300),
+    )
 else:
     DEFAULT_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -145,7 +173,7 @@ else:
     }
 STORAGES = {
     "default": DEFAULT_STORAGE,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
 # --- Image generation.

@@ -4,6 +4,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import redis
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -154,12 +155,21 @@ def illustrate_image(*, image: GeneratedImage, illustrator: Illustrator) -> bool
 
     def on_attempt(report: AttemptReport) -> None:
         if budget is not None:
-            budget.record(success=report.error is None)
+            try:
+                budget.record(success=report.error is None)
+            except redis.RedisError:  # the budget is advice: a Redis blip must not discard a paid-for image
+                logger.warning("retry budget unavailable image=%s", image.pk, exc_info=True)
         _record_attempt(image, report, attempts=illustrator.policy.attempts)
+
+    def may_retry() -> bool:
+        try:
+            return budget.allows_retry()
+        except redis.RedisError:  # without the shared budget, the page's own attempt cap still holds
+            return True
 
     try:
         prepared, model = illustrator.policy.call(
-            attempt, on_attempt=on_attempt, may_retry=budget.allows_retry if budget else None
+            attempt, on_attempt=on_attempt, may_retry=may_retry if budget else None
         )
     except RetriesExhausted as exhausted:
         GeneratedImage.objects.filter(pk=image.pk).update(
