@@ -229,7 +229,11 @@ def finish_round_if_done(*, book_id) -> bool:
         updated_at=timezone.now(),
     )
     if claimed:
-        _queue().enqueue(tasks.render_book, str(book_id), job_id=job_id, result_ttl=3600, failure_ttl=86400)
+        # At the front: the book's leftover draw jobs (they find no page and end) and other books'
+        # pages must not keep a finished book from its PDFs.
+        _queue().enqueue(
+            tasks.render_book, str(book_id), job_id=job_id, result_ttl=3600, failure_ttl=86400, at_front=True
+        )
     return bool(claimed)
 
 

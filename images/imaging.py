@@ -25,8 +25,10 @@ class PreparedImage:
 
 
 def _encode(image: Image.Image, quality: int) -> bytes:
+    # Baseline, not progressive: half the encoding time and no larger here, and some print RIPs
+    # still choke on progressive JPEGs inside PDFs.
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
+    image.save(out, "JPEG", quality=quality, optimize=True)
     return out.getvalue()
 
 
@@ -60,7 +62,9 @@ def prepare_image(data: bytes) -> PreparedImage:
         image = background
     image.thumbnail((PRINT_LONG_SIDE, PRINT_LONG_SIDE), Image.Resampling.LANCZOS)
     thumb = image.copy()
-    thumb.thumbnail(THUMB_SIZE, Image.Resampling.LANCZOS)
+    # Halve first with a box filter (reducing_gap): the LANCZOS pass gets a quarter of the pixels,
+    # and a 240 px preview comes out the same to the eye.
+    thumb.thumbnail(THUMB_SIZE, Image.Resampling.LANCZOS, reducing_gap=1.5)
     return PreparedImage(
         print_jpeg=_encode(image, PRINT_QUALITY),
         thumbnail_jpeg=_encode(thumb, 80),

@@ -1,0 +1,100 @@
+"""Scenario 3: the PDFs of an N-page book from our print JPEGs, against the provider's PNGs as they came.
+
+Same book, same templates, same renderer; the PNG run hands WeasyPrint the provider's bytes through
+the image mapping, as the pipeline would without images/imaging.py.
+"""
+
+from books.benchmarking.bookmaking import make_book, new_story, wait_for
+from books.benchmarking.context import best_time
+from books.benchmarking.dpi import image_dpis
+from books.benchmarking.report import Row
+from books.models import BookJob, PdfKind
+from books.pdf import PdfPage, image_url, render_booklet, render_review
+from books.services import render_pdfs
+from images.models import ImageStatus
+
+SPEEDUP_TARGET = 10
+SIZE_TARGET_MB = 15
+DPI_TARGET = 150
+MB = 1024 * 1024
+
+
+def _with_provider_pngs(book: BookJob, pool) -> int:
+    """Both PDFs of the book with each page's original PNG; returns their total size in bytes."""
+    done = {image.page_number: image for image in book.images.filter(status=ImageStatus.COMPLETED)}
+    images = {image_url(image.pk): pool.png_for(image.prompt) for image in done.values()}
+    pages = [
+        PdfPage(
+            number=page["number"],
+            kind=page["kind"],
+            text=page["text"],
+            image_url=image_url(done[page["number"]].pk) if page["number"] in done else None,
+        )
+        for page in book.pages
+    ]
+    common = {"title": book.title, "author": book.author, "pages": pages, "images": images}
+    return len(render_review(**common).data) + len(render_booklet(**common).data)
+
+
+def _reference_book(ctx) -> BookJob:
+    if ctx.reference_book is None:  # scenario 1 did not run: make one at zero latency
+        pool = ctx.use_workers(ctx.config.overhead_workers)
+        ctx.settle()
+        ctx.provider.reset()
+        story = new_story(illustrated=ctx.config.pages, label="pdfs")
+        (ctx.reference_book,) = wait_for(
+            [make_book(owner=ctx.user, story=story)], timeout=ctx.config.book_timeout, pool=pool
+        )
+    return ctx.reference_book
+
+
+def run(ctx) -> list[Row]:
+    book = _reference_book(ctx)
+    pages = len(book.pages)
+    jpeg_seconds = ctx.pdf_seconds(book)
+    rendered = render_pdfs(book)
+    size = sum(len(pdf.data) for pdf in rendered.values())
+    png_size = _with_provider_pngs(book, ctx.provider.pool)
+    png_seconds = best_time(lambda: _with_provider_pngs(book, ctx.provider.pool), runs=3)
+    speedup = png_seconds / jpeg_seconds
+    dpis = image_dpis(rendered[PdfKind.REVIEW].data)
+    rows = [
+        Row(
+            scenario=3,
+            name=f"both PDFs of a {pages}-page book (render_pdfs, print JPEGs)",
+            value=jpeg_seconds,
+            unit="s",
+            reference=png_seconds,
+            ratio=speedup,
+            target=f">= {SPEEDUP_TARGET}x faster than PNGs",
+            ok=speedup >= SPEEDUP_TARGET,
+            note=f"reference: the provider's PNGs fed to WeasyPrint as they came ({png_size / MB:.1f} MB of PDFs); "
+            "best of 3 each",
+            details={"jpeg_s": jpeg_seconds, "png_s": png_seconds, "png_bytes": png_size},
+        ),
+        Row(
+            scenario=3,
+            name=f"size of both PDFs of a {pages}-page book",
+            value=size / MB,
+            unit="MB",
+            target=f"< {SIZE_TARGET_MB} MB",
+            ok=size / MB < SIZE_TARGET_MB,
+            details={kind: len(pdf.data) for kind, pdf in rendered.items()},
+        ),
+    ]
+    if dpis:
+        rows.append(
+            Row(
+                scenario=3,
+                name="effective resolution of the pictures on A5 (lowest)",
+                value=min(dpis),
+                unit="dpi",
+                target=f">= {DPI_TARGET} dpi",
+                ok=min(dpis) >= DPI_TARGET,
+                note="image pixel width / printed width in inches, read from the review PDF",
+                details={"min": min(dpis), "max": max(dpis), "images": len(dpis)},
+            )
+        )
+    else:
+        ctx.notes.append("Effective DPI not measured: install pypdf (requirements-dev.txt).")
+    return rows
