@@ -2,6 +2,7 @@
 OpenRouter server): every page is drawn exactly once, every book completes, and a worker killed
 mid-book loses no page. The twenty-book run needs PostgreSQL; the kill runs on SQLite too."""
 
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,6 +31,11 @@ needs_postgresql = pytest.mark.skipif(
     reason="Several worker processes writing at once need PostgreSQL (CI sets DATABASE_URL); "
     "SQLite serialises every write, which is not what production runs.",
 )
+
+
+def calls_begun_within(fake, seconds: float) -> int:
+    since = time.time() - seconds
+    return sum(1 for call in list(fake.calls) if call.at > since)
 
 
 def story(n: int, pages: int = 4) -> list[str]:
@@ -76,22 +82,15 @@ def test_four_workers_twenty_books_each_page_drawn_once(user, fake_openrouter, t
 def test_a_worker_killed_mid_book_loses_no_page(user, fake_openrouter, settings, tmp_path):
     settings.IMAGE_LEASE_SECONDS = 2
     settings.IMAGE_CONCURRENCY = 4
-    fake_openrouter.latency = 0.4
+    fake_openrouter.latency = 0.5
     env = {**provider_env(fake_openrouter), "IMAGE_LEASE_SECONDS": "2", "IMAGE_CONCURRENCY": "4"}
     with worker_processes(2, env=env, log_dir=tmp_path) as (doomed, survivor):
         book = create_book(owner=user, title="The Long Night Walk", pages=story(1, pages=18))
         images = GeneratedImage.objects.filter(book=book)
-        # One job draws at most IMAGE_CONCURRENCY (4) pages at once: more in flight means both
-        # workers hold pages, so the kill below certainly interrupts some.
-        wait_for(
-            lambda: (
-                images.filter(status=ImageStatus.PROCESSING).count() > 4
-                and images.filter(status=ImageStatus.COMPLETED).exists()
-            ),
-            timeout=30,
-            every=0.02,
-            what="both workers drawing",
-        )
+        # A job has at most IMAGE_CONCURRENCY (4) provider calls in flight, each answered after
+        # 0.5 s: more than four calls begun in the last 0.3 s means both workers hold pages now,
+        # so the kill below certainly interrupts some.
+        wait_for(lambda: calls_begun_within(fake_openrouter, 0.3) > 4, timeout=30, every=0.01, what="both drawing")
         doomed.kill()  # SIGKILL, worker and work horse: pages it held stay claimed
         killed_at = images.filter(status=ImageStatus.COMPLETED).count()
 
