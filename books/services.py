@@ -219,6 +219,7 @@ def finish_round_if_done(*, book_id) -> bool:
         return False
     from books import tasks
 
+    draw_job_ids = BookJob.objects.filter(pk=book_id).values_list("rq_job_ids", flat=True).first() or []
     job_id = f"book-{book_id}-render-{uuid.uuid4().hex[:8]}"
     claimed = BookJob.objects.filter(pk=book_id, status__in=IN_PROGRESS, rendering=False).update(
         rendering=True,
@@ -234,7 +235,21 @@ def finish_round_if_done(*, book_id) -> bool:
         _queue().enqueue(
             tasks.render_book, str(book_id), job_id=job_id, result_ttl=3600, failure_ttl=86400, at_front=True
         )
+        _drop_waiting_jobs(draw_job_ids)
     return bool(claimed)
+
+
+def _drop_waiting_jobs(job_ids: list[str]) -> None:
+    """Delete the round's draw jobs still waiting in the queue: with no page left, each would only take
+    a worker for a forked process that finds nothing to do."""
+    from rq.job import Job, JobStatus
+
+    try:
+        for job in Job.fetch_many(job_ids, connection=_queue().connection):
+            if job is not None and job.get_status(refresh=False) == JobStatus.QUEUED:
+                job.delete()  # a worker that dequeues it at this very moment skips a job that is gone
+    except Exception:  # an optimisation: the jobs would end on their own
+        logger.warning("could not drop leftover draw jobs ids=%s", job_ids, exc_info=True)
 
 
 # ---------------------------------------------------------------- rendering PDFs

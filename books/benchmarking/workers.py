@@ -37,6 +37,16 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children that have ended (RQ's job processes), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_kb(pid: int) -> int | None:
     """VmHWM (peak resident set) of a live process, in kB."""
     try:
@@ -132,6 +142,9 @@ class WorkerPool:
         if not peaks:
             raise BenchError(f"No memory report from the workers.\n{self.log_tail()}")
         return max(peaks)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.worker_pids())
 
     def worker_pids(self) -> list[int]:
         """The rqworker processes themselves (inside the wrappers when measuring memory)."""

@@ -59,6 +59,8 @@ class Command(BaseCommand):
             result = run_bench(config, log=lambda line: self.stdout.write(line))
         except BenchError as exc:
             raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted; the workers, books and files the bench made are cleaned up.") from None
         finally:
             signal.signal(signal.SIGTERM, previous)
         info = result.machine
