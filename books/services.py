@@ -318,6 +318,10 @@ def render_book(*, book_id) -> None:
     book = BookJob.objects.filter(pk=book_id, rendering=True).first()
     if book is None:
         return
+    # Rendering is one step with no heartbeat: give it a lease far longer than any render takes.
+    BookJob.objects.filter(pk=book_id).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=10 * settings.IMAGE_LEASE_SECONDS)
+    )
     try:
         rendered = render_pdfs(book)
         written = _store_pdfs(book, rendered)
