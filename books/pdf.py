@@ -4,6 +4,7 @@ WeasyPrint reads nothing but the book's own stored images: every other URL (file
 data:, anything a story might smuggle in) is refused by BookImageFetcher.
 """
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,12 +17,28 @@ from books.imposition import booklet_sides
 IMAGE_SCHEME = "bookstudio-image"
 
 
+# A content page whose text is at most this many ems wide fits its 33 mm box in four lines of 24 ems
+# (15 pt on 128 mm) even when words wrap early, so it can take the flex-free layout of _style.html.
+COMPACT_TEXT_EMS = 72
+
+
 @dataclass(frozen=True)
 class PdfPage:
     number: int
     kind: str
     text: str
     image_url: str | None  # None: rendered with its text alone
+
+    @property
+    def compact(self) -> bool:
+        """Whether the page takes the quick layout (``.compact`` in templates/books/pdf/_style.html)."""
+        return self.kind == "content" and _ems(self.text) <= COMPACT_TEXT_EMS
+
+
+def _ems(text: str) -> float:
+    """A text's rough width in ems: wide characters (CJK, emoji) one em, the others 0.6, a generous
+    average for running text (the CSS clips the freak cases instead of letting them run off the page)."""
+    return sum(1.0 if unicodedata.east_asian_width(char) in "WF" else 0.6 for char in text)
 
 
 @dataclass(frozen=True)

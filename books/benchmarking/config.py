@@ -14,7 +14,7 @@ class BenchConfig:
     concurrency: int = 4  # IMAGE_CONCURRENCY
     regen_pages: tuple[int, ...] = (1, 5, 20)  # scenario 2: failed pages to regenerate
     regen_workers: int = 4
-    overhead_books: int = 30  # scenario 4 (the brief's full size is 100)
+    overhead_books: int = 100  # scenario 4
     overhead_pages: int = 12
     overhead_workers: int = 2
     memory_pages: int = 52  # scenario 5: the largest book, 50 content pages + cover + end

@@ -198,8 +198,8 @@ class BenchContext:
             return self.pool
         self.stop_workers()
         self.log(f"  starting {count} worker process(es)" + (f" with {overrides}" if overrides else ""))
-        self.pool = WorkerPool(count=count, env=env, log_dir=self.logs, measure_rss=measure_rss).start()
-        return self.pool
+        self.pool = WorkerPool(count=count, env=env, log_dir=self.logs, measure_rss=measure_rss)
+        return self.pool.start()
 
     def stop_workers(self) -> None:
         if self.pool is not None:

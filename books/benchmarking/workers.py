@@ -74,6 +74,7 @@ class WorkerPool:
         self.log_dir = log_dir
         self.measure_rss = measure_rss
         self.processes: list[subprocess.Popen] = []
+        self.names: list[str] = []
         self.logs: list[Path] = []
         self.rss_files: list[Path] = []
 
@@ -84,32 +85,43 @@ class WorkerPool:
         return bool(self.processes) and all(process.poll() is None for process in self.processes)
 
     def start(self, *, timeout: float = 90) -> "WorkerPool":
-        import django_rq
+        """Start the processes and wait until each has registered with RQ; stop them all if one fails."""
+        try:
+            self._spawn()
+            self._wait_registered(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
-        queue = django_rq.get_queue("default")
-        before = Worker.count(connection=queue.connection, queue=queue)
+    def _spawn(self) -> None:
         for index in range(self.count):
-            stamp = f"{int(time.time() * 1000)}-{index}"
-            log = self.log_dir / f"worker-{stamp}.log"
+            name = f"bench-{os.getpid()}-{int(time.time() * 1000)}-{index}"
+            log = self.log_dir / f"{name}.log"
             args = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "rqworker", "default"]
-            args += ["--worker-class", "rq.Worker", "--name", f"bench-{stamp}"]
+            args += ["--worker-class", "rq.Worker", "--name", name]
             if self.measure_rss:
-                rss_file = self.log_dir / f"rss-{stamp}.json"
+                rss_file = self.log_dir / f"{name}.rss.json"
                 self.rss_files.append(rss_file)
                 args = [sys.executable, "-m", "books.benchmarking.peak_rss", str(rss_file), "--", *args]
             with open(log, "ab") as out:
                 self.processes.append(
                     subprocess.Popen(args, cwd=settings.BASE_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT)
                 )
+            self.names.append(name)
             self.logs.append(log)
+
+    def _wait_registered(self, timeout: float) -> None:
+        import django_rq
+
+        connection = django_rq.get_connection("default")
         deadline = time.monotonic() + timeout
-        while Worker.count(connection=queue.connection, queue=queue) < before + self.count:
+        while not set(self.names) <= {worker.name for worker in Worker.all(connection=connection)}:
             if not self.alive():
                 raise BenchError(f"A worker process exited at start.\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise BenchError(f"The workers did not register with RQ within {timeout:.0f} s.\n{self.log_tail()}")
             time.sleep(0.1)
-        return self
 
     def stop(self) -> None:
         """Warm shutdown (SIGTERM: finish the current job, then exit); SIGKILL what is left after 3 s.

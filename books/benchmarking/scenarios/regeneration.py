@@ -25,7 +25,8 @@ def run(ctx) -> list[Row]:
         (book,) = wait_for([make_book(owner=ctx.user, story=story)], timeout=config.book_timeout, pool=pool)
         failed = book.images.filter(status=ImageStatus.FAILED).count()
         if failed != failing:
-            raise BenchError(f"The book was to have {failing} failed pages, it has {failed}.")
+            error = book.images.filter(status=ImageStatus.FAILED).values_list("error", flat=True).first()
+            raise BenchError(f"The book was to have {failing} failed pages, it has {failed} (one said: {error}).")
         ctx.settle()
         started = time.time()
         regeneration = start_regeneration(book_id=book.pk, user=ctx.user)

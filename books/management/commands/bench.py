@@ -35,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=d.concurrency, help="IMAGE_CONCURRENCY")
         parser.add_argument("--regen", default=",".join(map(str, d.regen_pages)), help="scenario 2 failed pages")
         parser.add_argument("--regen-workers", type=int, default=d.regen_workers)
-        parser.add_argument("--overhead-books", type=int, default=d.overhead_books, help="scenario 4 (brief: 100)")
+        parser.add_argument("--overhead-books", type=int, default=d.overhead_books, help="scenario 4 books")
         parser.add_argument("--overhead-pages", type=int, default=d.overhead_pages)
         parser.add_argument("--overhead-workers", type=int, default=d.overhead_workers)
         parser.add_argument("--memory-pages", type=int, default=d.memory_pages, help="scenario 5 book size")
