@@ -19,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from books import pagination
@@ -155,9 +156,15 @@ def _enqueue_drawing(book: BookJob, *, pending: int) -> None:
 # ---------------------------------------------------------------- drawing pages
 
 
-def _progress_text(book_id) -> str:
-    done = GeneratedImage.objects.filter(book_id=book_id).exclude(status__in=UNFINISHED).count()
-    total = GeneratedImage.objects.filter(book_id=book_id).count()
+def _page_counts(book_id) -> tuple[int, int]:
+    """(pages drawn or given up, pages) of a book, in one query."""
+    counts = GeneratedImage.objects.filter(book_id=book_id).aggregate(
+        done=Count("pk", filter=~Q(status__in=UNFINISHED)), total=Count("pk")
+    )
+    return counts["done"], counts["total"]
+
+
+def _progress_text(done: int, total: int) -> str:
     return f"Illustrated {done} of {total} pages"
 
 
@@ -174,10 +181,12 @@ def _draw_until_none_left(book_id, illustrator: Illustrator, held: set) -> None:
                 )
             finally:
                 held.discard(image.pk)
+            done, total = _page_counts(book_id)
             BookJob.objects.filter(pk=book_id, rendering=False).update(
-                progress=_progress_text(book_id), updated_at=timezone.now()
+                progress=_progress_text(done, total), updated_at=timezone.now()
             )
-            finish_round_if_done(book_id=book_id)
+            if done == total:  # the thread whose page commits last always sees this; draw_pages checks again
+                finish_round_if_done(book_id=book_id)
     finally:
         connection.close()  # each thread opened its own connection
 
@@ -193,7 +202,7 @@ def draw_pages(*, book_id) -> None:
     """The body of one draw_pages RQ job: illustrate the book's pending pages until none is left."""
     close_old_connections()
     BookJob.objects.filter(pk=book_id, status=BookStatus.PENDING).update(
-        status=BookStatus.PROCESSING, progress=_progress_text(book_id), lease_expires_at=_lease_until()
+        status=BookStatus.PROCESSING, progress=_progress_text(*_page_counts(book_id)), lease_expires_at=_lease_until()
     )
     if not BookJob.objects.filter(pk=book_id, status=BookStatus.PROCESSING, rendering=False).exists():
         return
