@@ -60,7 +60,8 @@ class Client(threading.Thread):
         job = None
         while time.monotonic() < self.deadline:
             if job is None:
-                body = {"title": f"Load {len(self.job_ids)}", "pages": STORY_PAGES}
+                # A title of its own per book: identical prompts would be served from the image cache.
+                body = {"title": f"Load {self.name} {len(self.job_ids)}", "pages": STORY_PAGES}
                 response = self.call("create", "POST", "/api/v1/books", json=body)
                 if response is not None and response.status_code == 202:
                     job = response.json()["job_id"]
