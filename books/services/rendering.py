@@ -29,10 +29,15 @@ def _read_images(images: list[GeneratedImage]) -> dict[str, bytes]:
         return dict(pool.map(read, images))
 
 
-def render_pdfs(book: BookJob) -> dict[str, RenderedPdf]:
-    """Both PDFs of a book, with every completed image; pages whose image failed carry text alone."""
-    done = {image.page_number: image for image in book.images.filter(status=ImageStatus.COMPLETED).exclude(image="")}
-    images = _read_images(list(done.values()))
+def completed_images(book: BookJob) -> dict[int, GeneratedImage]:
+    """The book's drawn images by page number."""
+    return {image.page_number: image for image in book.images.filter(status=ImageStatus.COMPLETED).exclude(image="")}
+
+
+def render_with_images(
+    book: BookJob, done: dict[int, GeneratedImage], images: dict[str, bytes]
+) -> dict[str, RenderedPdf]:
+    """Both PDFs of a book from the given picture bytes; pages without a drawn image carry text alone."""
     pages = [
         PdfPage(
             number=page["number"],
@@ -44,6 +49,12 @@ def render_pdfs(book: BookJob) -> dict[str, RenderedPdf]:
     ]
     common = {"title": book.title, "author": book.author, "pages": pages, "images": images}
     return {PdfKind.REVIEW: render_review(**common), PdfKind.BOOKLET: render_booklet(**common)}
+
+
+def render_pdfs(book: BookJob) -> dict[str, RenderedPdf]:
+    """Both PDFs of a book, with every completed image's print JPEG."""
+    done = completed_images(book)
+    return render_with_images(book, done, _read_images(list(done.values())))
 
 
 def _store_pdfs(book: BookJob, rendered: dict[str, RenderedPdf]) -> dict[str, str]:

@@ -8,9 +8,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from PIL import Image
+
+from tests.support.loopback import LoopbackServer
 
 
 def png_bytes(seed: str, size: tuple[int, int] = (96, 128)) -> bytes:
@@ -49,7 +51,7 @@ class Call:
     body: dict
 
 
-class FakeOpenRouter:
+class FakeOpenRouter(LoopbackServer):
     """Scripts: ``script(substring, [Answer, ...])`` answers calls whose prompt contains the
     substring with those answers in turn (the last one repeats). Other prompts get ``default``."""
 
@@ -59,22 +61,11 @@ class FakeOpenRouter:
         self.calls: list[Call] = []
         self._scripts: list[tuple[str, list[Answer]]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/v1"
-
-    def start(self) -> "FakeOpenRouter":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.root}/api/v1"
 
     def script(self, substring: str, answers: list[Answer]) -> None:
         with self._lock:

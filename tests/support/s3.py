@@ -7,17 +7,18 @@ import http.client
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import boto3
 import requests
 from botocore.config import Config
+
+from tests.support.loopback import LoopbackServer
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key"  # moto accepts any pair
@@ -132,7 +133,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection
 Rule = Callable[[str, str], bool]  # (method, path) -> fail this request?
 
 
-class FaultyProxy:
+class FaultyProxy(LoopbackServer):
     """An HTTP proxy to an S3 server that answers 503 to the requests ``fail`` picks.
 
     ``fail = lambda method, path: True`` is a full outage; the server behind keeps its objects.
@@ -142,22 +143,11 @@ class FaultyProxy:
         self.upstream = upstream.removeprefix("http://")
         self.fail: Rule | None = None
         self.failed: list[tuple[str, str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FaultyProxy":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.root
 
     def _handler(self):
         proxy = self

@@ -14,9 +14,10 @@ from books.benchmarking.context import best_time
 from books.benchmarking.dpi import image_dpis
 from books.benchmarking.report import Row
 from books.models import BookJob, PdfKind
-from books.pdf import PdfPage, image_url, render_booklet, render_review
+from books.pdf import image_url
 from books.services import render_pdfs
-from images.models import GeneratedImage, ImageStatus
+from books.services.rendering import completed_images, render_with_images
+from images.models import GeneratedImage
 
 SPEEDUP_TARGET = 10
 SIZE_TARGET_MB = 15
@@ -26,19 +27,9 @@ MB = 1024 * 1024
 
 def _render_with(book: BookJob, picture_for: Callable[[GeneratedImage], bytes]) -> int:
     """Both PDFs of the book with each page's picture from ``picture_for``; their total size in bytes."""
-    done = {image.page_number: image for image in book.images.filter(status=ImageStatus.COMPLETED)}
-    images = {image_url(image.pk): picture_for(image) for image in done.values()}
-    pages = [
-        PdfPage(
-            number=page["number"],
-            kind=page["kind"],
-            text=page["text"],
-            image_url=image_url(done[page["number"]].pk) if page["number"] in done else None,
-        )
-        for page in book.pages
-    ]
-    common = {"title": book.title, "author": book.author, "pages": pages, "images": images}
-    return len(render_review(**common).data) + len(render_booklet(**common).data)
+    done = completed_images(book)
+    rendered = render_with_images(book, done, {image_url(image.pk): picture_for(image) for image in done.values()})
+    return sum(len(pdf.data) for pdf in rendered.values())
 
 
 def _placeholder_jpeg() -> bytes:
