@@ -29,4 +29,5 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 
 bench: setup-dev
+	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bench
