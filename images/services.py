@@ -52,20 +52,18 @@ def claim_next_image(*, book_id, lease_seconds: float) -> GeneratedImage | None:
     """
     while True:
         candidate = (
-            GeneratedImage.objects.filter(book_id=book_id, status=ImageStatus.PENDING)
-            .order_by("page_number")
-            .values_list("pk", flat=True)
-            .first()
+            GeneratedImage.objects.filter(book_id=book_id, status=ImageStatus.PENDING).order_by("page_number").first()
         )
         if candidate is None:
             return None
-        claimed = GeneratedImage.objects.filter(pk=candidate, status=ImageStatus.PENDING).update(
-            status=ImageStatus.PROCESSING,
-            lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds),
-            updated_at=timezone.now(),
+        now = timezone.now()
+        lease = now + timedelta(seconds=lease_seconds)
+        claimed = GeneratedImage.objects.filter(pk=candidate.pk, status=ImageStatus.PENDING).update(
+            status=ImageStatus.PROCESSING, lease_expires_at=lease, updated_at=now
         )
-        if claimed:
-            return GeneratedImage.objects.select_related("book").get(pk=candidate)
+        if claimed:  # the row read above plus what the claim changed: no third query per page
+            candidate.status, candidate.lease_expires_at, candidate.updated_at = ImageStatus.PROCESSING, lease, now
+            return candidate
 
 
 def fail_pending_images(*, book_id, error: str) -> int:
