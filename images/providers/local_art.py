@@ -137,10 +137,7 @@ def _sky(
     column = Image.new("RGB", (1, n))
     for i in range(n):
         t = i / (n - 1)
-        if t < mid_at:
-            c = _mix(top, mid, t / mid_at)
-        else:
-            c = _mix(mid, bottom, (t - mid_at) / (1 - mid_at))
+        c = _mix(top, mid, t / mid_at) if t < mid_at else _mix(mid, bottom, (t - mid_at) / (1 - mid_at))
         column.putpixel((0, i), c)
     return column.resize((w, h), Image.Resampling.BILINEAR)
 
